@@ -102,7 +102,7 @@ def check_array(
     too_high = (array > high) | ((array == high) & (not high_inclusive))
     bad = too_low | too_high
     if bad.any():
-        first = array[bad].flat[0]
+        first = float(array[bad].flat[0])
         raise ValueError(f"{name} must be in {interval}; got {first!r}")
     return array
 

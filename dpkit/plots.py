@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
 _LOT_SIZE_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -89,7 +90,12 @@ def accuracy_vs_epsilon(
         )[0]
         line.set_gid("pareto_frontier")
     if len(lot_sizes) >= 2 or (frontier and len(records) > 1):
-        ax.legend(loc="lower right", fontsize="small")
+        legend = ax.legend(loc="best", fontsize="small")
+        # A marker in the legend stands for a lot size, not a noise multiplier, so it is drawn grey.
+        for handle in legend.legend_handles:
+            if isinstance(handle, PathCollection):
+                handle.set_array(None)  # otherwise the colormap repaints the face at draw time
+                handle.set_facecolor("0.75")
 
     delta = records[0].get("delta") if records else None
     ax.set_xlabel("epsilon ε" + (f" (δ = {delta:g})" if delta else ""))

@@ -19,6 +19,20 @@ from dpkit.dpsgd import NumpyMLPBackend
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.fixture(autouse=True)
+def single_torch_thread():
+    """Run torch on one thread: the models here are tiny, and on a busy 2-core machine a second thread mostly waits."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def _run_python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)], cwd=REPOSITORY, capture_output=True, text=True, timeout=120
@@ -79,14 +93,15 @@ def _numpy_noise_backend(torch):
                 # add_gaussian_noise draws a Linear weight in the NumPy layout (fan_in, fan_out).
                 numpy_shape = tuple(reversed(param.shape)) if param.ndim == 2 else tuple(param.shape)
                 values = noise_rng.normal(0.0, std, size=numpy_shape)
-                noise[name] = torch.from_numpy(values.T.copy() if param.ndim == 2 else values)
+                noise[name] = torch.from_numpy(values.T.copy() if param.ndim == 2 else values).to(self.device)
             return noise
 
     return NumpyNoiseBackend
 
 
+@pytest.mark.parametrize("clip_method", ["auto", "vmap"])
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_step_matches_numpy_backend_in_float64(momentum):
+def test_step_matches_numpy_backend_in_float64(momentum, clip_method):
     torch = require_torch()
     from dpkit.torch_backend import build_mlp
 
@@ -94,7 +109,7 @@ def test_step_matches_numpy_backend_in_float64(momentum):
     settings = dict(clip_norm=0.5, noise_multiplier=1.3, lot_size=20, batch_size=7, momentum=momentum)
     reference = NumpyMLPBackend(layer_sizes=layer_sizes, init_rng=np.random.default_rng(3), **settings)
     module = build_mlp(layer_sizes, rng=np.random.default_rng(3), dtype=torch.float64, device=torch.device("cpu"))
-    candidate = _numpy_noise_backend(torch)(module, input_shape=(64,), **settings)
+    candidate = _numpy_noise_backend(torch)(module, input_shape=(64,), clip_method=clip_method, **settings)
 
     data_rng = np.random.default_rng(0)
     x = data_rng.random((100, 64)) * 4.0  # large enough inputs that some gradients get clipped
@@ -112,6 +127,28 @@ def test_step_matches_numpy_backend_in_float64(momentum):
             np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10)
     assert any(norm > settings["clip_norm"] for norm in all_norms), "no gradient was clipped; the test is too weak"
     assert any(norm < settings["clip_norm"] for norm in all_norms), "every gradient was clipped; the test is too weak"
+
+
+def test_cuda_step_matches_cpu_step_in_float64():
+    torch = require_torch()
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    from dpkit.torch_backend import build_cnn
+
+    settings = dict(input_shape=(1, 28, 28), clip_norm=0.5, noise_multiplier=1.0, lot_size=6, batch_size=4, momentum=0.5)
+    backends = []
+    for device in ("cpu", "cuda"):
+        module = build_cnn((28, 28), 10, rng=np.random.default_rng(0), dtype=torch.float64, device=torch.device(device))
+        backends.append(_numpy_noise_backend(torch)(module, **settings))
+    data_rng = np.random.default_rng(1)
+    x, labels = data_rng.random((12, 784)), data_rng.integers(0, 10, size=12)
+
+    for step in range(2):
+        lot = np.flatnonzero(data_rng.random(12) < 0.5)
+        for backend in backends:
+            backend.noisy_step(x, labels, lot, learning_rate=0.5, noise_rng=np.random.default_rng(step))
+    for on_cpu, on_cuda in zip(backends[0].params, backends[1].params):
+        np.testing.assert_allclose(on_cuda, on_cpu, rtol=0, atol=1e-10)
 
 
 def test_ten_seeds_on_digits_agree_in_mean_accuracy():
@@ -257,19 +294,24 @@ def test_noise_has_std_noise_multiplier_times_clip_norm(secure):
     assert stats.kstest(values / expected_std, "norm").pvalue > 1e-4
 
 
-def test_seeded_noise_is_reproducible_and_secure_noise_is_not():
-    torch = require_torch()
+def _draw_weight_noise(torch, *, secure):
     from dpkit.torch_backend import TorchBackend
 
-    def draw(secure):
-        module = torch.nn.Linear(20, 5)
-        backend = TorchBackend(
-            module, input_shape=(20,), clip_norm=1.0, noise_multiplier=1.0, lot_size=4, batch_size=4, secure_noise=secure
-        )
-        return backend.draw_noise(np.random.default_rng(7))["weight"]
+    module = torch.nn.Linear(20, 5)
+    backend = TorchBackend(
+        module, input_shape=(20,), clip_norm=1.0, noise_multiplier=1.0, lot_size=4, batch_size=4, secure_noise=secure
+    )
+    return backend.draw_noise(np.random.default_rng(7))["weight"]
 
-    assert torch.equal(draw(False), draw(False))
-    assert not torch.equal(draw(True), draw(True))
+
+def test_seeded_noise_is_reproducible():
+    torch = require_torch()
+    assert torch.equal(_draw_weight_noise(torch, secure=False), _draw_weight_noise(torch, secure=False))
+
+
+def test_secure_noise_ignores_seed():
+    torch = require_torch()
+    assert not torch.equal(_draw_weight_noise(torch, secure=True), _draw_weight_noise(torch, secure=True))
 
 
 def test_empty_lot_update_is_pure_noise():

@@ -10,6 +10,7 @@ for every accountant here, which is what makes bisection valid.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -45,7 +46,10 @@ def noise_multiplier_for(
     t = check_integer("steps", steps, low=1)
 
     def eps_at(sigma: float) -> float:
-        return epsilon(noise_multiplier=sigma, sampling_rate=q, steps=t, delta=d, accountant=accountant)
+        with warnings.catch_warnings():
+            # Order-edge advice about the intermediate points of the search is noise here.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return epsilon(noise_multiplier=sigma, sampling_rate=q, steps=t, delta=d, accountant=accountant)
 
     # The moments accountant keeps a floor as the noise grows: its tail bound
     # log(1/delta)/lambda does not vanish at the largest lambda.
@@ -104,7 +108,9 @@ def steps_for(
     sigma = check_number("noise_multiplier", noise_multiplier, low=0.0, high=math.inf, low_inclusive=False, high_inclusive=False)
 
     def eps_at(t: int) -> float:
-        return epsilon(noise_multiplier=sigma, sampling_rate=q, steps=t, delta=d, accountant=accountant)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return epsilon(noise_multiplier=sigma, sampling_rate=q, steps=t, delta=d, accountant=accountant)
 
     first = eps_at(1)
     if first > target:

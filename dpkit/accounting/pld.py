@@ -20,28 +20,31 @@ Why the result is an upper bound
 - Discretisation ("connect the dots", Doroshenko, Ghazi, Kamath, Kumar,
   Manurangsi, PETS 2022): the loss mass in each interval ``(k h, (k+1) h]`` is
   split between its two ends so that both the P-mass and the Q-mass are kept.
-  The resulting delta(epsilon) curve interpolates the exact one linearly in
-  ``exp(epsilon)`` between grid points; the exact curve is convex there, so the
-  discrete pair dominates the exact pair at every epsilon, and domination
-  survives composition.
+  The resulting delta(epsilon) curve is the exact one at the grid points and
+  linear in ``exp(epsilon)`` between them. The exact curve is convex in
+  ``exp(epsilon)``, so the discrete pair dominates the exact pair at every
+  epsilon, and domination survives composition.
 - Tails: per step, loss mass below the grid is moved up to its lowest point and
   mass above it is treated as infinite loss (it counts fully towards delta);
   each side holds at most 1e-30 of mass.
 - The FFT computes the sum modulo the window length. The window is chosen by a
   Chernoff bound so that at most 1e-30 of mass lies outside it on either side,
   and 2e-30 is added to delta for the mass that may have wrapped around.
-- Not covered: floating-point rounding of the FFT, about 1e-16 relative to the
-  largest mass per grid point. It matters only for delta below about 1e-11.
+- Not covered: floating-point rounding of the FFT, about 1e-16 of the largest
+  mass per grid point. NOTE: by that estimate (not measured) it can matter
+  for delta below about 1e-11.
 
-The error of the discretisation (how far above the exact epsilon the result
-lies) shrinks roughly with the square of ``h``; with ``h = 1e-4`` the result is
-within 0.05% of its value at ``h = 2.5e-5`` on the runs of the reference table
-in the tests. When the grid or the FFT window would exceed ``_MAX_POINTS``
-points, ``h`` is enlarged, which loosens the bound but keeps it an upper bound.
+The discretisation error (how far above the exact epsilon the result lies)
+shrinks roughly with the square of ``h``. In the tests, ``h = 1e-4`` is within
+0.05% of ``h = 2.5e-5`` for noise multiplier 1.1, q = 0.01 and 3,000 steps, and
+with q = 1 within 0.1% of the exact Gaussian epsilon. When the grid or the FFT
+window would exceed ``_MAX_POINTS`` points, ``h`` is enlarged fourfold until
+both fit, which loosens the bound but keeps it an upper bound.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -155,10 +158,13 @@ def _normal_mass(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return np.where(upper, ndtr(-low) - ndtr(-high), ndtr(high) - ndtr(low))
 
 
+@functools.lru_cache(maxsize=64)
 def discretise_loss(s: float, q: float, h: float, *, direction: str) -> LossPmf | None:
     """Discretise one step's privacy loss pessimistically on the grid ``k * h``.
 
     Returns None when the grid would have more than ``_MAX_POINTS`` points.
+    Results are cached (read-only arrays), because curves and inverse queries
+    ask for the same step many times with different step counts.
     """
     # Output range outside which each distribution has at most _TAIL_MASS.
     if direction == "remove":
@@ -199,6 +205,7 @@ def discretise_loss(s: float, q: float, h: float, *, direction: str) -> LossPmf 
     masses[1:] += upper_share
     masses[:-1] += p_mass - upper_share
     masses[0] += below  # rounding up: the mass below the grid moves to its lowest point
+    masses.flags.writeable = False
     return LossPmf(k_low, masses, float(above), h)
 
 
@@ -252,16 +259,19 @@ def _window(pmfs: list[LossPmf], steps: np.ndarray) -> tuple[int, int]:
         mean += count * m
         variance += count * (pmf.masses * (k - m) ** 2).sum() / total
     spread = max(math.sqrt(variance), 1.0)
+    centre = mean / sum(steps)
 
-    thetas = np.geomspace(1e-2, 1e2, 41)
+    # Any t gives a valid bound; these cover the optimum sqrt(2 log(1/tail)) ~ 12
+    # of a Gaussian-like sum and heavier tails down to t = 0.05 / spread.
+    thetas = np.geomspace(0.05, 50.0, 16)
     bounds = {}
     for sign in (1.0, -1.0):
         t = sign * thetas / spread  # (41,)
         log_mgf = np.zeros(t.size)
         for pmf, count in zip(pmfs, steps):
-            k = (pmf.offset + np.arange(pmf.masses.size)) - mean / sum(steps)  # centred for stability
-            with np.errstate(divide="ignore"):
-                log_terms = np.log(pmf.masses)[None, :] + t[:, None] * k[None, :]
+            k = (pmf.offset + np.arange(pmf.masses.size)) - centre  # centred for stability
+            keep = pmf.masses > 0
+            log_terms = np.log(pmf.masses[keep])[None, :] + t[:, None] * k[keep][None, :]
             top = log_terms.max(axis=1)
             log_mgf += count * (top + np.log(np.exp(log_terms - top[:, None]).sum(axis=1)))
         # Solve log M(t) - t (u - mean) = log(tail) for u and keep the tightest t.

@@ -228,7 +228,9 @@ def epsilon_from_rdp(rdp: np.ndarray, orders: np.ndarray, delta: np.ndarray) -> 
     return np.maximum(eps, 0.0), orders[best]
 
 
-def warn_if_edge_order(epsilon: np.ndarray, best_order: np.ndarray, orders: np.ndarray, *, name: str) -> None:
+def warn_if_edge_order(
+    epsilon: np.ndarray, best_order: np.ndarray, orders: np.ndarray, *, name: str, stacklevel: int = 4
+) -> None:
     """Warn when a positive epsilon is attained at the smallest or largest order.
 
     The minimum over orders may then lie outside the list, so a wider list can
@@ -243,5 +245,5 @@ def warn_if_edge_order(epsilon: np.ndarray, best_order: np.ndarray, orders: np.n
             f"the best {name} is at the edge of the order list ({edge:g}); "
             "pass a wider `orders` list for a possibly smaller epsilon",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )

@@ -7,7 +7,7 @@ missing. ``python -m dpkit sweep`` is the command-line front end.
 """
 
 from dpkit.sweep.grid import SWEEP_PARAMETERS, Run, expand_grid
-from dpkit.sweep.run import SweepFailed, SweepInterrupted, run
+from dpkit.sweep.engine import SweepFailed, SweepInterrupted, run
 from dpkit.sweep.store import StoreError, SweepStore, config_key
 from dpkit.sweep.table import format_table
 

@@ -6,7 +6,7 @@ Example::
         --lot-size 64,256 --epochs 10 --store out/sweep.sqlite --plot out/sweep.png
 
 Runs already in the store are read instead of trained. SIGTERM and Ctrl-C stop the
-sweep, keep every finished run in the store, and say how many are done.
+sweep, keep every finished run in the store, and report how many are done.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Where sweep runs execute: the worker function and the default process pool.
+"""Sweep execution: the worker function and the default process pool.
 
 Any :class:`concurrent.futures.Executor` can run a sweep, because a run is one call
 of :func:`train_run` on a plain configuration dict. The default is a local
@@ -32,7 +32,7 @@ def train_run(
 ) -> tuple[dict[str, Any], float]:
     """Train one configuration and return (``TrainResult.to_dict()`` in JSON types, seconds spent).
 
-    ``config`` holds every :class:`dpkit.TrainConfig` field, the dataset name included.
+    ``config`` contains every :class:`dpkit.TrainConfig` field, the dataset name included.
     ``blas_threads`` caps the BLAS threads of this run (None: the library's default),
     so that workers sharing a machine do not oversubscribe its cores. This is the
     function each executor runs; it reads and writes no store.

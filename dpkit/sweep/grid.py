@@ -30,7 +30,7 @@ _RESERVED = ("dataset", "seed")
 class Run:
     """One training run of a sweep: a grid point and a seed.
 
-    ``point`` holds the swept values, ``config`` every :class:`dpkit.TrainConfig`
+    ``point`` contains the swept values, ``config`` every :class:`dpkit.TrainConfig`
     setting in JSON types, and ``key`` the store key of ``config`` with the dpkit version.
     """
 

@@ -177,12 +177,12 @@ class SweepStore:
 
     def get(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Return the stored runs among ``keys``, as summary records with a ``history`` list."""
-        wanted = list(keys)
+        requested = list(keys)
         found: dict[str, dict[str, Any]] = {}
 
         # SQLite limits the number of bound parameters, so look keys up in chunks.
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for start in range(0, len(requested), 500):
+            chunk = requested[start : start + 500]
             placeholders = ", ".join("?" * len(chunk))
             query = f"SELECT {', '.join(_SUMMARY_COLUMNS)}, result FROM runs WHERE key IN ({placeholders})"
             for row in self._connection.execute(query, chunk):

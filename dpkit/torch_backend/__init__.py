@@ -7,7 +7,9 @@ for the NumPy backend. Then, for each lot:
 2. per-example gradients with ``torch.func`` (``vmap`` over ``grad``), in physical
    batches, for any module that treats each example on its own: Linear, Conv2d,
    pooling, Flatten, ReLU, tanh and GroupNorm layers, for example (BatchNorm is
-   rejected because it mixes the examples of a batch);
+   rejected because it mixes the examples of a batch). A network of dense layers
+   and activations only takes the NumPy backend's faster route instead, which
+   computes each example's gradient norm without materialising the gradient;
 3. flat clipping of each example's whole gradient to ``clip_norm``;
 4. the sum over the lot;
 5. Gaussian noise N(0, (noise_multiplier * clip_norm)^2) on each coordinate of the
@@ -31,7 +33,7 @@ except ImportError as error:
 
 from dpkit.torch_backend.backend import TorchBackend, make_torch_backend, parse_device
 from dpkit.torch_backend.models import build_cnn, build_mlp, check_layers
-from dpkit.torch_backend.steps import clip_and_sum, clipped_gradient_sum, per_example_gradients
+from dpkit.torch_backend.steps import clip_and_sum, clipped_gradient_sum, dense_clipped_sum, per_example_gradients
 
 __all__ = [
     "TorchBackend",
@@ -40,6 +42,7 @@ __all__ = [
     "check_layers",
     "clip_and_sum",
     "clipped_gradient_sum",
+    "dense_clipped_sum",
     "make_torch_backend",
     "parse_device",
     "per_example_gradients",

@@ -8,10 +8,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from dpkit._validate import check_integer, check_number
+from dpkit._validate import check_choice, check_integer, check_number
 from dpkit.model import check_clip_norm
 from dpkit.torch_backend.models import build_cnn, build_mlp, check_layers
-from dpkit.torch_backend.steps import Tensors, clipped_gradient_sum, gaussian_noise, secure_gaussian_noise, sgd_update
+from dpkit.torch_backend.steps import (
+    CLIP_METHODS,
+    Tensors,
+    clipped_gradient_sum,
+    gaussian_noise,
+    secure_gaussian_noise,
+    sgd_update,
+)
 
 EVALUATION_BATCH_SIZE = 1024
 
@@ -46,6 +53,9 @@ class TorchBackend:
         reshaped to it.
     clip_norm, noise_multiplier, lot_size, batch_size, momentum
         As in :class:`dpkit.dpsgd.NumpyMLPBackend`.
+    clip_method : {"auto", "vmap"}
+        How per-example gradients are clipped (see
+        :func:`dpkit.torch_backend.steps.clipped_gradient_sum`); both give the same step.
     secure_noise : bool
         Draw the noise from the operating system's cryptographically secure
         generator instead of a seeded torch generator: slower, and not reproducible
@@ -70,6 +80,7 @@ class TorchBackend:
         batch_size: int,
         momentum: float = 0.0,
         secure_noise: bool = False,
+        clip_method: str = "auto",
     ) -> None:
         check_layers(module)
         self.module = module
@@ -82,9 +93,16 @@ class TorchBackend:
         self.batch_size = check_integer("batch_size", batch_size, low=1)
         self.momentum = check_number("momentum", momentum, low=0.0, high=1.0, high_inclusive=False)
         self.secure_noise = bool(secure_noise)
+        self.clip_method = check_choice("clip_method", clip_method, CLIP_METHODS)
 
         first = next(module.parameters())
         self.device, self.dtype = first.device, first.dtype
+        # Image models on the CPU run in channels-last layout: there, torch 2.13's max-pooling
+        # with indices is about 9x faster than in the default layout (measured on a 256x16x14x14 batch, 1 thread).
+        self.memory_format = torch.contiguous_format
+        if len(self.input_shape) == 3 and self.device.type == "cpu":
+            self.memory_format = torch.channels_last
+            module.to(memory_format=self.memory_format)
         self.velocity: Tensors | None = None
         self._generator = torch.Generator(device=self.device)
         self._cached_arrays: dict[int, tuple[np.ndarray, torch.Tensor]] = {}
@@ -95,7 +113,13 @@ class TorchBackend:
         """Run steps 2-7 on one lot and return the lot's unclipped gradient norms, shape (lot's size,)."""
         features, targets = self._features(x), self._labels(labels)
         clipped_sum, norms = clipped_gradient_sum(
-            self.module, features, targets, lot, clip_norm=self.clip_norm, batch_size=self.batch_size
+            self.module,
+            features,
+            targets,
+            lot,
+            clip_norm=self.clip_norm,
+            batch_size=self.batch_size,
+            method=self.clip_method,
         )
 
         # Step 5, once per lot; the noise std is noise_multiplier * clip_norm because clip_norm is the sum's sensitivity.
@@ -112,7 +136,7 @@ class TorchBackend:
         """Return N(0, (noise_multiplier * clip_norm)^2) per coordinate, one tensor per parameter.
 
         The seeded path draws one seed from ``noise_rng`` per lot for a torch generator
-        on the model's device, so the same ``noise_rng`` gives the same noise; tests
+        on the model's device, so the same ``noise_rng`` gives the same noise. Tests
         override this method to inject chosen noise.
         """
         shapes = {name: p.shape for name, p in self.module.named_parameters()}
@@ -157,7 +181,12 @@ class TorchBackend:
 
     def _features(self, x: np.ndarray) -> torch.Tensor:
         # The trainer passes the same training array every step, so it is copied to the device once.
-        return self._cached(x, lambda: torch.as_tensor(x, dtype=self.dtype).reshape(len(x), *self.input_shape))
+        return self._cached(x, lambda: self.as_model_input(torch.as_tensor(x, dtype=self.dtype)))
+
+    def as_model_input(self, rows: torch.Tensor) -> torch.Tensor:
+        """Reshape flat feature rows (N, n_features) to (N, *input_shape), in the module's memory layout."""
+        images = rows.reshape(len(rows), *self.input_shape)
+        return images.contiguous(memory_format=self.memory_format) if images.ndim == 4 else images
 
     def _labels(self, labels: np.ndarray) -> torch.Tensor:
         return self._cached(labels, lambda: torch.as_tensor(labels, dtype=torch.int64))
@@ -166,7 +195,7 @@ class TorchBackend:
         # Keyed by identity; the stored reference keeps the id from being reused by another array.
         entry = self._cached_arrays.get(id(array))
         if entry is None or entry[0] is not array:
-            entry = (array, convert().to(self.device))
+            entry = (array, convert().to(self.device, memory_format=torch.preserve_format))
             self._cached_arrays[id(array)] = entry
         return entry[1]
 

@@ -108,7 +108,12 @@ def run(
     check_workers(max_workers)
     runs = expand_grid(grid, dataset=dataset, seeds=seeds, settings=settings, version=dpkit.__version__)
     owns_store = not isinstance(store, SweepStore)
-    sweep_store = SweepStore(MEMORY if store is None else store) if owns_store else store
+    if store is None:
+        sweep_store = SweepStore(MEMORY)
+    elif owns_store:
+        sweep_store = SweepStore(store)
+    else:
+        sweep_store = store
     try:
         records = _collect(runs, sweep_store, executor=executor, max_workers=max_workers, progress=progress,
                            on_result=on_result, data_dir=data_dir, version=dpkit.__version__)
@@ -129,11 +134,12 @@ def _collect(runs, store: SweepStore, *, executor, max_workers, progress, on_res
     """Return every run's record by key, reading stored runs and training the rest."""
     from tqdm.auto import tqdm
 
-    records = store.get(run.key for run in runs)
+    sweep_keys = list(dict.fromkeys(run.key for run in runs))
+    stored = store.get(sweep_keys)
+    records = {key: {**stored[key], "cached": True} for key in sweep_keys if key in stored}  # in grid order
     pending = list({run.key: run for run in runs if run.key not in records}.values())
-    total = len(records) + len(pending)
+    total = len(sweep_keys)
     for record in records.values():
-        record["cached"] = True
         _notify(on_result, record)
     if not pending:
         return records
@@ -156,14 +162,14 @@ def _collect(runs, store: SweepStore, *, executor, max_workers, progress, on_res
         bar = tqdm(total=total, initial=len(records), desc="sweep runs", unit="run", disable=not progress)
         for future in as_completed(futures):
             run = futures[future]
-            record = _store_result(store, run, future, version=version, total=total, done=len(records))
+            record = _store_result(store, run, future, version=version, sweep_keys=sweep_keys, total=total)
             record["cached"] = False
             records[run.key] = record
             bar.update(1)
             _notify(on_result, record)
     except KeyboardInterrupt:
         _cancel(futures, pool, owned)
-        raise SweepInterrupted(_progress_message("interrupted", store, len(records), total)) from None
+        raise SweepInterrupted(_progress_message("interrupted", store, sweep_keys, total)) from None
     except BaseException:
         _cancel(futures, pool, owned)
         raise
@@ -176,11 +182,11 @@ def _collect(runs, store: SweepStore, *, executor, max_workers, progress, on_res
     return records
 
 
-def _store_result(store: SweepStore, run: Run, future: Future, *, version: str, total: int, done: int) -> dict:
+def _store_result(store: SweepStore, run: Run, future: Future, *, version: str, sweep_keys: list[str], total: int) -> dict:
     try:
         result, seconds = future.result()
     except Exception as error:
-        message = _progress_message("stopped", store, done, total)
+        message = _progress_message("stopped", store, sweep_keys, total)
         raise SweepFailed(f"run {dict(run.point)} with seed {run.seed} failed: {error!r}. {message}") from error
     store.add(run.key, run.config, result, version=version, seconds=seconds)
     (record,) = store.get([run.key]).values()
@@ -194,9 +200,13 @@ def _cancel(futures: Mapping[Future, Run], pool: Executor, owned: bool) -> None:
         stop_executor(pool)
 
 
-def _progress_message(what: str, store: SweepStore, done: int, total: int) -> str:
-    where = "kept in memory only" if store.path == MEMORY else f"saved in {store.path}; run the same sweep again to resume"
-    return f"sweep {what}: {done} of {total} runs are finished and {where}"
+def _progress_message(what: str, store: SweepStore, keys: Iterable[str], total: int) -> str:
+    # Count from the store itself: an interrupt can land between a commit and the
+    # bookkeeping after it, and the store is what a rerun will read.
+    done = len(set(keys) & store.keys())
+    if store.path == MEMORY:
+        return f"sweep {what}: {done} of {total} runs had finished, but without a store they are lost; pass store= to keep them"
+    return f"sweep {what}: {done} of {total} runs are finished and saved in {store.path}; run the same sweep again to resume"
 
 
 def _notify(on_result, record: dict[str, Any]) -> None:
