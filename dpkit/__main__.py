@@ -17,7 +17,7 @@ from dpkit.data import DATASETS
 
 
 def _add_training_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)} (default: digits)")
+    parser.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)}, or mnist-sample for dpkit train (default: digits)")
     parser.add_argument("--learning-rate", type=float, default=0.1, help="SGD step size (default: 0.1)")
     parser.add_argument(
         "--final-learning-rate",
@@ -90,18 +90,55 @@ def _training_settings(args: argparse.Namespace) -> dict:
     }
 
 
+def _explicit_settings(args: argparse.Namespace) -> dict:
+    """Return the training settings the user typed after ``train``, under their TrainConfig names.
+
+    A named configuration supplies the defaults, so only flags given explicitly
+    may override it, even one given with the same value as argparse's default.
+    """
+    probe = argparse.ArgumentParser(add_help=False)
+    _add_train_arguments(probe)
+
+    # argparse fills in a default only where the namespace lacks the name, so a
+    # flag whose value is still the marker was not typed.
+    not_typed = object()
+    every_flag = vars(probe.parse_args([]))
+    namespace = argparse.Namespace(**{name: not_typed for name in every_flag})
+    parsed = vars(probe.parse_args(args.train_argv, namespace=namespace))
+    renamed = {"public_pca": "pca_public"}
+    not_settings = {"dataset", "json", "config", "noise", "target_epsilon"}
+    return {
+        renamed.get(name, name): value
+        for name, value in parsed.items()
+        if value is not not_typed and name not in not_settings
+    }
+
+
 def _run_train(args: argparse.Namespace) -> int:
+    from dpkit.paper import resolve_dataset
     from dpkit.training import train
 
-    result = train(
-        dataset=args.dataset,
-        noise_multiplier=args.noise_multiplier,
-        clip_norm=args.clip_norm,
-        lot_size=args.lot_size,
-        epochs=args.epochs,
-        verbose=True,
-        **_training_settings(args),
-    )
+    dataset = resolve_dataset(args.dataset)
+    if args.config is None:
+        if args.target_epsilon is not None:
+            raise ValueError("--target-epsilon needs --config")
+        settings = {
+            "noise_multiplier": args.noise_multiplier,
+            "clip_norm": args.clip_norm,
+            "lot_size": args.lot_size,
+            "epochs": args.epochs,
+            **_training_settings(args),
+        }
+        result = train(dataset=dataset, verbose=True, **settings)
+    else:
+        result = train(
+            dataset=dataset,
+            verbose=True,
+            config=args.config,
+            noise=args.noise,
+            target_epsilon=args.target_epsilon,
+            **_explicit_settings(args),
+        )
     print(
         f"test_accuracy {result.test_accuracy:.4f}  epsilon {result.epsilon:.4f}  delta {result.delta:g}  "
         f"accountant {result.accountant}  steps {result.steps}"
@@ -120,18 +157,40 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    from dpkit.configs import CONFIGS, NOISE_LEVELS
+
+    parser.add_argument("--noise-multiplier", type=float, default=1.1, help="noise std divided by clip norm, σ (default: 1.1)")
+    parser.add_argument("--clip-norm", type=float, default=1.0, help="bound C on each example's gradient L2 norm (default: 1)")
+    parser.add_argument("--lot-size", type=int, default=64, help="expected examples per noisy update, L (default: 64)")
+    parser.add_argument("--epochs", type=int, default=10, help="passes over the data; steps = epochs * ceil(N / L) (default: 10)")
+    _add_training_flags(parser)
+    parser.add_argument(
+        "--config",
+        choices=tuple(CONFIGS),
+        default=None,
+        help="start from a named configuration (abadi2016: the paper's MNIST protocol; modern); "
+        "flags given explicitly override its values",
+    )
+    parser.add_argument(
+        "--noise",
+        choices=NOISE_LEVELS,
+        default="medium",
+        help="noise level of --config (abadi2016: sigma 2/4/8 for epsilon 8/2/0.5; modern: epsilon 8/3/1) (default: medium)",
+    )
+    parser.add_argument(
+        "--target-epsilon", type=float, default=None, help="epsilon budget of the run, replacing the one of --config's level"
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="dpkit", description="Differentially private SGD, accounting and sweeps.")
     subparsers = parser.add_subparsers(dest="command", required=True)
 
     train_parser = subparsers.add_parser("train", help="train one model with DP-SGD and report accuracy and epsilon")
-    train_parser.add_argument("--noise-multiplier", type=float, default=1.1, help="noise std divided by clip norm, σ (default: 1.1)")
-    train_parser.add_argument("--clip-norm", type=float, default=1.0, help="bound C on each example's gradient L2 norm (default: 1)")
-    train_parser.add_argument("--lot-size", type=int, default=64, help="expected examples per noisy update, L (default: 64)")
-    train_parser.add_argument("--epochs", type=int, default=10, help="passes over the data; steps = epochs * ceil(N / L) (default: 10)")
-    _add_training_flags(train_parser)
-    train_parser.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
+    _add_train_arguments(train_parser)
     train_parser.set_defaults(func=_run_train)
 
     demo_parser = subparsers.add_parser("demo", help="a small sweep on digits: accuracy against epsilon, table and PNG")
@@ -149,7 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    if args.command == "train":
+        # Kept so that a named configuration can tell which flags were typed.
+        args.train_argv = argv[argv.index("train") + 1 :]
     warnings.simplefilter("default")
     try:
         return int(args.func(args) or 0)
@@ -159,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as error:
         print(f"dpkit: error: {error}", file=sys.stderr)
         return 2
+    except ImportError as error:
+        # An optional dependency, such as torch for --backend torch, is missing.
+        print(f"dpkit: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("dpkit: interrupted", file=sys.stderr)
         return 130

@@ -136,6 +136,9 @@ def train(
     data_dir: str | None = None,
     callback: Callable[[dict[str, float]], None] | None = None,
     verbose: bool = False,
+    config: str | None = None,
+    noise: str = "medium",
+    target_epsilon: float | None = None,
     **settings: Any,
 ) -> TrainResult:
     """Train a model with DP-SGD and return its accuracy and privacy cost.
@@ -150,6 +153,14 @@ def train(
         Called with each epoch's history record as soon as it is computed.
     verbose : bool
         Print one line per epoch.
+    config : str, optional
+        A named configuration from ``dpkit.configs.CONFIGS`` (``"abadi2016"``,
+        ``"modern"``). Its settings, fitted to its epsilon budget for this
+        dataset's size, are the defaults, and ``**settings`` override them.
+    noise : str
+        Noise level of the named configuration: "small", "medium" or "large".
+    target_epsilon : float, optional
+        Replaces the named configuration's epsilon target for that level.
     **settings
         Any field of :class:`TrainConfig`: ``noise_multiplier``, ``clip_norm``,
         ``lot_size``, ``epochs``, ``learning_rate``, ``delta``, ``accountant``, ...
@@ -160,15 +171,36 @@ def train(
     dataset_name = dataset if isinstance(dataset, str) else dataset.name
     if isinstance(dataset, str):
         check_choice("dataset", dataset, DATASETS)
+    if config is None and target_epsilon is not None:
+        raise ValueError(f"target_epsilon={target_epsilon!r} needs a named configuration (config='abadi2016' or 'modern')")
+    if config is None:
+        # Validate before loading, which can take seconds.
+        train_config = _build_config(dataset_name, settings)
+        data = load(dataset, data_dir=data_dir) if isinstance(dataset, str) else dataset
+    else:
+        from dpkit.configs import CONFIGS, NOISE_LEVELS, config_settings
+
+        check_choice("config", config, tuple(CONFIGS))
+        check_choice("noise", noise, NOISE_LEVELS)
+        data = load(dataset, data_dir=data_dir) if isinstance(dataset, str) else dataset
+
+        # The epochs (or noise) that fit the named budget depend on the dataset's size.
+        fitted = config_settings(
+            config, num_examples=len(data.x_train), noise=noise, target_epsilon=target_epsilon, overrides=settings
+        )
+        train_config = _build_config(dataset_name, fitted)
+
+    num_examples = len(data.x_train)
+    check_integer("lot_size", train_config.lot_size, low=1, high=num_examples)
+    return _run(train_config, data, callback=callback, verbose=verbose)
+
+
+def _build_config(dataset_name: str, settings: dict[str, Any]) -> TrainConfig:
     if "hidden" in settings:
-        settings["hidden"] = tuple(settings["hidden"])
+        settings = {**settings, "hidden": tuple(settings["hidden"])}
     config = TrainConfig(dataset=dataset_name, **settings)
     config.validate()
-
-    data = load(dataset, data_dir=data_dir) if isinstance(dataset, str) else dataset
-    num_examples = len(data.x_train)
-    check_integer("lot_size", config.lot_size, low=1, high=num_examples)
-    return _run(config, data, callback=callback, verbose=verbose)
+    return config
 
 
 def _run(config: TrainConfig, data: Dataset, *, callback, verbose: bool) -> TrainResult:
