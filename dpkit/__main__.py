@@ -11,6 +11,7 @@ import json
 import sys
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 from dpkit.accounting import ACCOUNTANTS
 from dpkit.data import DATASETS
@@ -184,9 +185,19 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
 
 
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="dpkit", description="Differentially private SGD, accounting and sweeps.")
+    from dpkit import __version__
+
+    parser = _OneLineErrorParser(prog="dpkit", description="Differentially private SGD, accounting and sweeps.")
+    parser.add_argument("--version", action="version", version=f"dpkit {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
 
     train_parser = subparsers.add_parser("train", help="train one model with DP-SGD and report accuracy and epsilon")
@@ -214,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         # Kept so that a named configuration can tell which flags were typed.
         args.train_argv = argv[argv.index("train") + 1 :]
     warnings.simplefilter("default")
+    # Warnings are advice for the user, so they get one line each without the source line.
+    warnings.formatwarning = lambda message, category, *rest, **options: f"dpkit: warning: {message}\n"
     try:
         return int(args.func(args) or 0)
     except ValueError as error:

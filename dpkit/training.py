@@ -65,20 +65,19 @@ class TrainConfig:
     secure_noise: bool = False
 
     def validate(self) -> None:
-        """Raise ValueError naming the first setting out of range."""
+        """Raise ValueError naming the first setting out of range; whole floats become ints (64.0 to 64)."""
         check_number("noise_multiplier", self.noise_multiplier, low=0.0, low_inclusive=False, high=math.inf, high_inclusive=False)
         check_clip_norm(self.clip_norm)
-        check_integer("lot_size", self.lot_size, low=1)
-        check_integer("epochs", self.epochs, low=1)
+        self.lot_size = check_integer("lot_size", self.lot_size, low=1)
+        self.epochs = check_integer("epochs", self.epochs, low=1)
         check_number("learning_rate", self.learning_rate, low=0.0, low_inclusive=False, high=math.inf, high_inclusive=False)
         if self.final_learning_rate is not None:
             check_number("final_learning_rate", self.final_learning_rate, low=0.0, high=math.inf, high_inclusive=False)
             check_number("decay_epochs", self.decay_epochs, low=0.0, low_inclusive=False, high=math.inf, high_inclusive=False)
         check_number("momentum", self.momentum, low=0.0, high=1.0, high_inclusive=False)
-        for width in self.hidden:
-            check_integer("hidden", width, low=1)
+        self.hidden = tuple(check_integer("hidden", width, low=1) for width in self.hidden)
         if self.pca is not None:
-            check_integer("pca", self.pca, low=1)
+            self.pca = check_integer("pca", self.pca, low=1)
             if not self.pca_public:
                 check_number(
                     "pca_noise_multiplier", self.pca_noise_multiplier, low=0.0, low_inclusive=False, high=math.inf, high_inclusive=False
@@ -86,9 +85,9 @@ class TrainConfig:
         check_number("delta", self.delta, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
         check_choice("accountant", self.accountant, ACCOUNTANTS)
         check_choice("sampler", self.sampler, SAMPLERS)
-        check_integer("batch_size", self.batch_size, low=1)
+        self.batch_size = check_integer("batch_size", self.batch_size, low=1)
         check_choice("clip_method", self.clip_method, tuple(CLIP_METHODS))
-        check_integer("seed", self.seed, low=0)
+        self.seed = check_integer("seed", self.seed, low=0)
         check_choice("backend", self.backend, BACKENDS)
         check_choice("model", self.model, MODELS)
         if self.secure_noise and self.backend != "torch":
@@ -192,6 +191,14 @@ def train(
 
     num_examples = len(data.x_train)
     check_integer("lot_size", train_config.lot_size, low=1, high=num_examples)
+    if train_config.delta >= 1.0 / num_examples:
+        # A mechanism that publishes one random example whole is (0, 1/N)-DP, so such a delta protects little.
+        warnings.warn(
+            f"delta={train_config.delta:g} is not below 1/N = {1.0 / num_examples:.3g} for N={num_examples} training "
+            "examples; a guarantee with such a delta allows a whole example to be revealed. Choose delta < 1/N.",
+            UserWarning,
+            stacklevel=2,
+        )
     return _run(train_config, data, callback=callback, verbose=verbose)
 
 

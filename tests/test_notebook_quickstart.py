@@ -18,6 +18,11 @@ def test_quickstart_notebook_runs_and_reports_a_private_run():
     assert float(match.group(1)) > 0.8
     assert 0 < float(match.group(2)) < 10
     assert "adding or removing one example" in text
+
+    # The what-if table at L=64 uses the same step count as the 30-epoch run above, so the epsilons agree.
+    what_if = re.search(r"L=  64: .*epsilon after 30 epochs ([0-9.]+)", text)
+    assert what_if, text[:3000]
+    assert what_if.group(1) == match.group(2)
     # Training curves, the clipping histogram and the panel's first point.
     assert image_count(notebook) >= 2
 

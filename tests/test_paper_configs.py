@@ -1,9 +1,8 @@
 """Short pinned runs of the named configurations on Fashion-MNIST subsets.
 
-The accuracies were measured with seed 0 on 2 CPU cores (3 epochs each); the
-tolerances allow floating-point drift between machines, and are far smaller
-than what a broken step (no clipping, wrong noise scale, a lost PCA release)
-does to the result.
+The accuracies were measured with seed 0 on 2 CPU cores, 3 epochs each. The
+tolerances allow floating-point drift between machines. A broken step (no
+clipping, a wrong noise scale, a lost PCA release) moves the result further.
 """
 
 import warnings
@@ -57,7 +56,7 @@ def test_abadi2016_short_run_pinned(abadi_runs, level):
 
 
 def test_abadi2016_noise_orders_accuracy(abadi_runs):
-    """As in the paper: large noise trains worse than small noise over the same epochs."""
+    """Large noise trains worse than small noise over the same epochs, as in Abadi et al. 2016 (section 5.2)."""
     assert abadi_runs["large"].test_accuracy < abadi_runs["medium"].test_accuracy
     assert abadi_runs["large"].test_accuracy < abadi_runs["small"].test_accuracy
 

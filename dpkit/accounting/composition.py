@@ -85,7 +85,9 @@ def strong_composition_epsilon(
         delta0 = (1.0 - share) * budget / uses
         eps_step = sampling_rate * np.sqrt(2.0 * np.log(1.25 / delta0))[..., None] / noise_multiplier
         spread = np.sqrt(2.0 * np.log(1.0 / (share * budget)) * (steps * eps_step**2).sum(axis=-1))
-        drift = (steps * eps_step * np.expm1(eps_step)).sum(axis=-1)
+        # A per-step epsilon above about 709 overflows expm1 to inf, which is the true bound's limit.
+        with np.errstate(over="ignore"):
+            drift = (steps * eps_step * np.expm1(eps_step)).sum(axis=-1)
         return spread + drift
 
     low = np.full(np.shape(budget), _LOGIT_RANGE[0])

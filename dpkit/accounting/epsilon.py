@@ -8,6 +8,8 @@ broadcast grid, without a Python loop over grid points except for ``"pld"``.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from dpkit.accounting import composition, moments, pld, rdp
@@ -97,7 +99,7 @@ def epsilon_of_segments(
         total = (t[:, None] * moments.log_moments(sigma, q, order_array)).sum(axis=0)
         return float(moments.epsilon_from_log_moments(total, order_array, np.float64(delta)))
     if accountant == "pld":
-        return pld.epsilon_pld(sigma, q, t, delta=delta)
+        return _pld_or_rdp(sigma, q, t, delta)
     if accountant == "strong_composition":
         return float(composition.strong_composition_epsilon(sigma, q, t, np.float64(delta)))
     return float(composition.naive_composition_epsilon(sigma, q, t, np.float64(delta)))
@@ -145,10 +147,19 @@ def _epsilon_pld_grid(args) -> np.ndarray:
     result = np.zeros(args.shape)
     for index in np.ndindex(args.shape):
         if args.steps[index] > 0:
-            result[index] = pld.epsilon_pld(
+            result[index] = _pld_or_rdp(
                 np.array([args.noise_multiplier[index]]),
                 np.array([args.sampling_rate[index]]),
                 np.array([args.steps[index]]),
-                delta=float(args.delta[index]),
+                float(args.delta[index]),
             )
     return result
+
+
+def _pld_or_rdp(sigma: np.ndarray, q: np.ndarray, t: np.ndarray, delta: float) -> float:
+    """Return the pld epsilon, or the rdp one, also an upper bound, where the loss grid cannot be built."""
+    try:
+        return pld.epsilon_pld(sigma, q, t, delta=delta)
+    except pld.PldGridTooLargeError as error:
+        warnings.warn(f"{error}; reporting the rdp bound instead, which is also a valid upper bound", RuntimeWarning, stacklevel=3)
+        return epsilon_of_segments(sigma, q, t, delta=delta, accountant="rdp")

@@ -80,6 +80,10 @@ class LossPmf:
     value_interval: float
 
 
+class PldGridTooLargeError(RuntimeError):
+    """The privacy loss range is too wide to discretise, as happens for a tiny noise multiplier."""
+
+
 def epsilon_pld(
     noise_multiplier: np.ndarray,
     sampling_rate: np.ndarray,
@@ -111,7 +115,9 @@ def epsilon_pld(
             return result
         h *= 4.0
         logger.info("pld grid too large; enlarging value_interval to %g", h)
-    raise RuntimeError("pld accountant: the loss grid stayed too large after enlarging value_interval")
+    raise PldGridTooLargeError(
+        f"pld accountant: the privacy loss grid stayed above its size cap after enlarging value_interval to {h:g}"
+    )
 
 
 def _try_epsilon(sigma, q, steps, delta, h) -> float | None:
