@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     from dpkit.sweep.cli import add_commands as add_sweep_commands
 
     add_commands(subparsers)
-    add_sweep_commands(subparsers, add_training_flags=_add_training_flags)
+    add_sweep_commands(subparsers, add_training_flags=_add_training_flags, training_settings=_training_settings)
     return parser
 
 

@@ -21,8 +21,17 @@ from pathlib import Path
 DEFAULT_STORE = "out/sweep.sqlite"
 
 
-def add_commands(subparsers, *, add_training_flags: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add the ``sweep`` subcommand; ``add_training_flags`` adds the flags it shares with ``dpkit train``."""
+def add_commands(
+    subparsers,
+    *,
+    add_training_flags: Callable[[argparse.ArgumentParser], None],
+    training_settings: Callable[[argparse.Namespace], dict],
+) -> None:
+    """Add the ``sweep`` subcommand.
+
+    ``add_training_flags`` adds the flags it shares with ``dpkit train`` and
+    ``training_settings`` turns the parsed flags into ``dpkit.train`` settings.
+    """
     parser = subparsers.add_parser(
         "sweep",
         help="train a grid of noise multipliers, clipping norms and lot sizes; table, store and plot",
@@ -42,7 +51,7 @@ def add_commands(subparsers, *, add_training_flags: Callable[[argparse.ArgumentP
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default: 2)")
     parser.add_argument("--plot", metavar="PATH", help="save the accuracy-against-epsilon plot (PNG) to PATH")
     parser.add_argument("--csv", metavar="PATH", help="also write the table as CSV to PATH")
-    parser.set_defaults(func=run_sweep_command)
+    parser.set_defaults(func=run_sweep_command, training_settings=training_settings)
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
@@ -56,11 +65,13 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         "epochs": args.epochs,
         "learning_rate": args.learning_rate,
     }
+    # The swept settings and the seeds come from the grid, every other one from the shared flags.
+    fixed = {name: value for name, value in args.training_settings(args).items() if name not in grid and name != "seed"}
     _stop_on_sigterm()
     try:
         rows = run(
             grid, dataset=args.dataset, seeds=args.seed, store=args.store, max_workers=args.workers,
-            progress=sys.stderr.isatty(), as_frame=False, **_fixed_settings(args),
+            progress=sys.stderr.isatty(), as_frame=False, **fixed,
         )
     except SweepInterrupted as interrupted:
         print(f"dpkit: {interrupted}", file=sys.stderr)
@@ -98,25 +109,6 @@ def write_csv(rows: list[dict], path: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-
-
-def _fixed_settings(args: argparse.Namespace) -> dict:
-    return {
-        "final_learning_rate": args.final_learning_rate,
-        "decay_epochs": args.decay_epochs,
-        "momentum": args.momentum,
-        "hidden": args.hidden,
-        "pca": args.pca,
-        "pca_noise_multiplier": args.pca_noise_multiplier,
-        "pca_public": args.public_pca,
-        "delta": args.delta,
-        "accountant": args.accountant,
-        "sampler": args.sampler,
-        "batch_size": args.batch_size,
-        "backend": args.backend,
-        "device": args.device,
-        "model": args.model,
-    }
 
 
 def _stop_on_sigterm() -> None:
