@@ -1,4 +1,4 @@
-"""Time and memory of one epoch of the `abadi2016` configuration: NumPy, torch on CPU, and Opacus.
+"""Time and memory of one epoch of the `abadi2016` configuration: NumPy, torch on CPU, and Opacus (two modes).
 
 Setting: Fashion-MNIST projected by DP-PCA to 60 dimensions (PCA noise 7, the
 medium level), one hidden layer of 1000 ReLU units, lots of 600 drawn by
@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-BACKENDS = ("numpy", "torch", "opacus")
+BACKENDS = ("numpy", "torch", "opacus", "opacus-ghost")
 
 
 def projected_data(seed: int = 0):
@@ -82,8 +82,13 @@ def time_dpkit(backend_name: str, epochs: int) -> list[float]:
     return seconds
 
 
-def time_opacus(epochs: int) -> list[float]:
-    """Seconds per epoch of Opacus (Poisson sampling, flat clipping) on the same model and lots of the same size."""
+def time_opacus(epochs: int, *, ghost: bool = False) -> list[float]:
+    """Seconds per epoch of Opacus (Poisson sampling, flat clipping) on the same model and lots of the same size.
+
+    ``ghost=True`` uses Opacus's ghost clipping (``grad_sample_mode="ghost"``),
+    which computes per-example gradient norms without materialising the
+    per-example gradients, as dpkit's fast clipping path does.
+    """
     import torch
     from opacus import PrivacyEngine
     from torch import nn
@@ -97,11 +102,16 @@ def time_opacus(epochs: int) -> list[float]:
     model = nn.Sequential(nn.Linear(x.shape[1], 1000), nn.ReLU(), nn.Linear(1000, 10))
     optimizer = torch.optim.SGD(model.parameters(), lr=settings["learning_rate"])
     loader = DataLoader(TensorDataset(torch.from_numpy(x).float(), torch.from_numpy(y)), batch_size=settings["lot_size"])
-    model, optimizer, loader = PrivacyEngine(accountant="rdp").make_private(
-        module=model, optimizer=optimizer, data_loader=loader, noise_multiplier=settings["noise_multiplier"],
-        max_grad_norm=settings["clip_norm"], poisson_sampling=True,
-    )
     loss_function = nn.CrossEntropyLoss()
+    privacy = {"noise_multiplier": settings["noise_multiplier"], "max_grad_norm": settings["clip_norm"], "poisson_sampling": True}
+    if ghost:
+        model, optimizer, loss_function, loader = PrivacyEngine(accountant="rdp").make_private(
+            module=model, optimizer=optimizer, data_loader=loader, criterion=loss_function, grad_sample_mode="ghost", **privacy
+        )
+    else:
+        model, optimizer, loader = PrivacyEngine(accountant="rdp").make_private(
+            module=model, optimizer=optimizer, data_loader=loader, **privacy
+        )
     seconds = []
     for epoch in range(epochs):
         start = time.perf_counter()
@@ -119,14 +129,17 @@ def time_opacus(epochs: int) -> list[float]:
 
 def run_worker(backend_name: str, epochs: int) -> None:
     """Time one backend in this process and print its figures as one JSON line."""
-    seconds = time_opacus(epochs) if backend_name == "opacus" else time_dpkit(backend_name, epochs)
+    if backend_name.startswith("opacus"):
+        seconds = time_opacus(epochs, ghost=backend_name == "opacus-ghost")
+    else:
+        seconds = time_dpkit(backend_name, epochs)
     peak_megabytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
     print(json.dumps({"backend": backend_name, "epoch_seconds": seconds, "peak_megabytes": peak_megabytes}))
 
 
 def missing_dependency(backend_name: str) -> str | None:
     """Return why ``backend_name`` cannot run here, or None when it can."""
-    needed = {"numpy": [], "torch": ["torch"], "opacus": ["torch", "opacus"]}[backend_name]
+    needed = {"numpy": [], "torch": ["torch"], "opacus": ["torch", "opacus"], "opacus-ghost": ["torch", "opacus"]}[backend_name]
     for module in needed:
         try:
             __import__(module)
@@ -148,7 +161,7 @@ def main() -> None:
     for backend_name in BACKENDS:
         reason = missing_dependency(backend_name)
         if reason:
-            print(f"{backend_name:7s} skipped: {reason}")
+            print(f"{backend_name:12s} skipped: {reason}")
             continue
         completed = subprocess.run(
             [sys.executable, __file__, "--worker", backend_name, "--epochs", str(args.epochs)],
@@ -157,17 +170,18 @@ def main() -> None:
         results[backend_name] = json.loads(completed.stdout.strip().splitlines()[-1])
 
     print(f"abadi2016 (medium noise), Fashion-MNIST, {args.epochs} timed epochs per backend")
-    print(f"{'backend':8s} {'median s/epoch':>15s} {'peak MB':>9s}  all epochs (s)")
+    print(f"{'backend':12s} {'median s/epoch':>15s} {'peak MB':>9s}  all epochs (s)")
     for name, result in results.items():
         median = statistics.median(result["epoch_seconds"])
         epochs_text = ", ".join(f"{value:.2f}" for value in result["epoch_seconds"])
-        print(f"{name:8s} {median:15.2f} {result['peak_megabytes']:9.0f}  {epochs_text}")
+        print(f"{name:12s} {median:15.2f} {result['peak_megabytes']:9.0f}  {epochs_text}")
     if "opacus" in results:
-        reference = statistics.median(results["opacus"]["epoch_seconds"])
-        for name in ("numpy", "torch"):
-            if name in results:
-                ratio = statistics.median(results[name]["epoch_seconds"]) / reference
-                print(f"median epoch ratio {name} / opacus: {ratio:.2f}")
+        for reference_name in ("opacus", "opacus-ghost"):
+            reference = statistics.median(results[reference_name]["epoch_seconds"])
+            for name in ("numpy", "torch"):
+                if name in results:
+                    ratio = statistics.median(results[name]["epoch_seconds"]) / reference
+                    print(f"median epoch ratio {name} / {reference_name}: {ratio:.2f}")
     else:
         print("no ratio against Opacus: it is not installed (pip install opacus --no-deps)")
 

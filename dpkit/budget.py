@@ -12,7 +12,7 @@ Two inverse queries for a whole training run, PCA included:
 questions for DP-SGD alone. DP-PCA is one more Gaussian release on the full
 training set, and its privacy loss composes with the DP-SGD steps, so the
 budget left for training is not simply ``target - epsilon(PCA)``. Both
-functions therefore start from the DP-SGD-only answer, which bounds the result
+functions therefore start from the DP-SGD-only result, which bounds the search
 (the PCA release can only raise epsilon), and then search with an
 :class:`dpkit.accounting.Accountant` that holds both mechanisms. Epsilon is
 non-decreasing in the step count and non-increasing in the noise multiplier
@@ -111,7 +111,7 @@ def epochs_within_budget(
         )
         return eps <= target
 
-    # DP-SGD alone bounds the answer from above, because the PCA release only adds to epsilon.
+    # DP-SGD alone bounds the epoch count from above, because the PCA release only adds to epsilon.
     sgd_only_steps = steps_for(target_epsilon=target, noise_multiplier=sigma, sampling_rate=sampling_rate, delta=d, accountant=accountant)
     high = sgd_only_steps // lots_per_epoch + 1  # does not fit
     if not fits(1):
@@ -151,7 +151,7 @@ def noise_multiplier_within_budget(
     ValueError
         If an argument is out of range, or if the PCA release alone, or the
         accountant's floor, leaves no room for training (no noise multiplier
-        up to 2^40 times the DP-SGD-only answer meets the target).
+        up to 2^40 times the DP-SGD-only value meets the target).
     """
     target = check_number("target_epsilon", target_epsilon, low=0.0, high=math.inf, low_inclusive=False, high_inclusive=False)
     count = check_integer("epochs", epochs, low=1)

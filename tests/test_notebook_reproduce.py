@@ -91,3 +91,29 @@ def test_modern_meets_every_target(quick_run):
 def test_reopening_reads_store(quick_run):
     _, summary = quick_run
     assert summary["reopened_matches"] is True
+
+
+def test_shipped_results_reopen_without_training(tmp_path, monkeypatch, fashion_mnist):
+    """The results committed beside the notebook give the full Fashion-MNIST runs, read from the store.
+
+    The notebook checks that Fashion-MNIST is present before it reads them, hence the fixture.
+    """
+    import shutil
+
+    from notebook_runner import NOTEBOOKS
+
+    store = tmp_path / "store.sqlite"
+    shutil.copyfile(NOTEBOOKS / "results" / "abadi2016_fashion_mnist.sqlite", store)
+    monkeypatch.delenv("DPKIT_PAPER_QUICK", raising=False)
+    monkeypatch.setenv("DPKIT_PAPER_STORE", str(store))
+    text = text_output(execute_notebook("05_reproduce_abadi2016.ipynb", timeout=240))
+    (line,) = [line for line in text.splitlines() if line.startswith("SUMMARY ")]
+    summary = json.loads(line.removeprefix("SUMMARY "))
+
+    runs = summary["abadi2016"]
+    assert summary["num_examples"] == 60000
+    assert runs["large"]["test_accuracy"] < runs["medium"]["test_accuracy"] < runs["small"]["test_accuracy"]
+    for level, target in (("small", 8.0), ("medium", 2.0), ("large", 0.5)):
+        assert runs[level]["epsilon"] <= target
+        expected = composed_epsilon(runs[level]["settings"], steps=runs[level]["steps"], num_examples=60000, accountant="moments")
+        assert runs[level]["epsilon"] == pytest.approx(expected, rel=1e-9)
