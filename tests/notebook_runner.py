@@ -10,10 +10,18 @@ from nbclient import NotebookClient
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
-def execute_notebook(name: str, *, timeout: int = 300) -> nbformat.NotebookNode:
-    """Run every cell of ``notebooks/<name>`` in a fresh python3 kernel; a failing cell raises CellExecutionError."""
+def execute_notebook(
+    name: str, *, timeout: int = 300, folder: Path | None = None, extra_cells: tuple[str, ...] = ()
+) -> nbformat.NotebookNode:
+    """Run every cell of ``notebooks/<name>`` in a fresh python3 kernel; a failing cell raises CellExecutionError.
+
+    The kernel starts in ``folder`` (default: notebooks/), and ``extra_cells`` are
+    appended as code cells, so a test can drive the notebook's widgets afterwards.
+    """
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
+    notebook.cells.extend(nbformat.v4.new_code_cell(source) for source in extra_cells)
+    working_folder = NOTEBOOKS if folder is None else folder
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(working_folder)}})
     client.execute()
     return notebook
 

@@ -12,6 +12,8 @@ from notebook_runner import execute_notebook, image_count, text_output
 def test_quickstart_notebook_runs_and_reports_a_private_run():
     notebook = execute_notebook("01_quickstart.ipynb")
     text = text_output(notebook)
+    assert notebook.cells[0].cell_type == "markdown"
+    assert "What you will learn" in notebook.cells[0].source
 
     match = re.search(r"test accuracy ([0-9.]+), epsilon ([0-9.]+) at delta", text)
     assert match, text[:2000]

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nbformat
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+from notebook_runner import NOTEBOOKS, execute_notebook
 
 PANEL_CHECK = '''
 import numpy as np
@@ -54,13 +52,7 @@ print("panel checks passed")
 
 
 def _execute(name: str, folder: Path, extra_cells=()) -> nbformat.NotebookNode:
-    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
-    notebook.cells.extend(nbformat.v4.new_code_cell(source) for source in extra_cells)
-    client = nbclient.NotebookClient(
-        notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-    )
-    client.execute()
-    return notebook
+    return execute_notebook(name, timeout=180, folder=folder, extra_cells=tuple(extra_cells))
 
 
 def _errors(notebook) -> list[str]:
