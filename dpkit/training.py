@@ -105,7 +105,7 @@ class TrainResult:
     """What a run produced: accuracy, the privacy spent, and a per-epoch history.
 
     ``epsilon`` is an upper bound for the run under add/remove-one neighbours and
-    Poisson sampling; when ``poisson_accounting`` is False (shuffled lots) it is only
+    Poisson sampling. When ``poisson_accounting`` is False (shuffled lots), it is only
     the number the Poisson analysis would give, not a proven bound.
     """
 
