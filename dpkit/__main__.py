@@ -29,7 +29,10 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--decay-epochs", type=float, default=None, help="epochs of linear learning-rate decay")
     parser.add_argument("--momentum", type=float, default=0.0, help="heavy-ball momentum in [0, 1) (default: 0)")
     parser.add_argument(
-        "--hidden", type=_int_list, default=(1000,), help="hidden layer widths, comma-separated; 0 for none (default: 1000)"
+        "--hidden",
+        type=_int_list,
+        default=(1000,),
+        help="hidden layer widths, comma-separated, each at least 1; 0 alone for no hidden layer (default: 1000)",
     )
     parser.add_argument("--pca", type=int, default=None, help="project the inputs to this many dimensions first")
     parser.add_argument(
