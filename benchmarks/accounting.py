@@ -114,6 +114,30 @@ def time_panel_redraw() -> None:
           f"over {len(values)} noise multipliers, of which computing the curves {compute * 1e3:.0f} ms")
 
 
+def time_long_runs_and_epoch_queries() -> None:
+    """Time 10^7 steps under each accountant, and the per-epoch query that training makes."""
+    import warnings
+
+    from dpkit.accounting import ACCOUNTANTS, Accountant, epsilon
+
+    for accountant in ACCOUNTANTS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # order-edge advice is expected at 10^7 steps
+            seconds = median_seconds(
+                lambda: epsilon(noise_multiplier=1.0, sampling_rate=0.01, steps=10**7, delta=1e-5, accountant=accountant), 3
+            )
+        print(f"10^7 steps, {accountant}: median {seconds:.3f} s (target < 1 s)")
+
+    record = Accountant()
+    record.add_gaussian(noise_multiplier=8.0)
+    for sigma in (1.0, 1.2, 1.5):
+        record.add_sgd(noise_multiplier=sigma, sampling_rate=64 / 1437, steps=700)
+    for accountant in ("rdp", "moments"):
+        seconds = median_seconds(lambda: record.epsilon(delta=1e-5, accountant=accountant), 20)
+        print(f"epoch query on 4 segments, {accountant}: median {seconds * 1e3:.2f} ms (target < 10 ms)")
+
+
 if __name__ == "__main__":
     compare_with_dp_accounting()
+    time_long_runs_and_epoch_queries()
     time_panel_redraw()

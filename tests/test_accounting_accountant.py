@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -97,19 +96,6 @@ def test_pca_release_increases_epsilon():
         acc.add_sgd(noise_multiplier=1.5, sampling_rate=0.01, steps=3000)
     for name in ACCOUNTANTS:
         assert with_pca.epsilon(delta=1e-5, accountant=name) > train_only.epsilon(delta=1e-5, accountant=name)
-
-
-@pytest.mark.parametrize("accountant", ["rdp", "moments"])
-def test_epoch_query_takes_under_10_ms(accountant):
-    acc = Accountant()
-    acc.add_gaussian(noise_multiplier=8.0)
-    for sigma in (1.0, 1.2, 1.5):
-        acc.add_sgd(noise_multiplier=sigma, sampling_rate=64 / 1437, steps=700)
-    acc.epsilon(delta=1e-5, accountant=accountant)  # warm the caches
-    start = time.perf_counter()
-    for _ in range(20):
-        acc.epsilon(delta=1e-5, accountant=accountant)
-    assert (time.perf_counter() - start) / 20 < 0.010
 
 
 @pytest.mark.parametrize(

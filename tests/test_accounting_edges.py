@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 import warnings
 
 import numpy as np
@@ -46,16 +45,13 @@ def test_tiny_noise_is_finite_and_warns_about_order_edge():
 
 
 @pytest.mark.parametrize("accountant", ["rdp", "moments", "pld", "strong_composition", "naive_composition"])
-def test_ten_million_steps_finite_and_fast(accountant):
-    start = time.perf_counter()
+def test_ten_million_steps_finite(accountant):
+    """10^7 steps give a finite epsilon; benchmarks/accounting.py times this case (under 1 s is the target)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an order-edge warning is allowed here
         got = epsilon(noise_multiplier=1.0, sampling_rate=0.01, steps=10**7, delta=1e-5, accountant=accountant)
-    elapsed = time.perf_counter() - start
     assert math.isfinite(got)
-    # pld runs one FFT over a window of about 10^6 grid points here (about 0.9 s on
-    # a shared 2-core machine), so it gets a looser limit than the closed-form accountants.
-    assert elapsed < (2.0 if accountant == "pld" else 1.0)
+    assert got > 0
 
 
 @pytest.mark.parametrize("orders", [[1.0, 2.0], [0.5, 3.0], [2.0, -4.0], [2.0, float("nan")]])
