@@ -36,9 +36,7 @@ def check_number(
     The range is written in interval notation in the message, for example
     "noise_multiplier must be in (0, inf); got -1.0".
     """
-    left = "[" if low_inclusive else "("
-    right = "]" if high_inclusive else ")"
-    interval = f"{left}{_format_bound(low)}, {_format_bound(high)}{right}"
+    interval = _interval(low, high, low_inclusive, high_inclusive)
 
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number in {interval}; got {_describe(value)}")
@@ -88,9 +86,7 @@ def check_array(
     The message quotes the first offending entry, so a grid with one bad point
     is easy to fix.
     """
-    left = "[" if low_inclusive else "("
-    right = "]" if high_inclusive else ")"
-    interval = f"{left}{_format_bound(low)}, {_format_bound(high)}{right}"
+    interval = _interval(low, high, low_inclusive, high_inclusive)
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
@@ -105,6 +101,13 @@ def check_array(
         first = float(array[bad].flat[0])
         raise ValueError(f"{name} must be in {interval}; got {first!r}")
     return array
+
+
+def _interval(low: float, high: float, low_inclusive: bool, high_inclusive: bool) -> str:
+    """Write a range in interval notation, such as "(0, inf)" or "[1, 10]"."""
+    left = "[" if low_inclusive else "("
+    right = "]" if high_inclusive else ")"
+    return f"{left}{_format_bound(low)}, {_format_bound(high)}{right}"
 
 
 def _format_bound(bound: float) -> str:
