@@ -54,7 +54,8 @@ def accuracy_vs_epsilon(
     """Plot test accuracy against epsilon, one marker per run, coloured by noise multiplier.
 
     Each record needs the keys ``epsilon``, ``test_accuracy`` and ``noise_multiplier``.
-    With a ``lot_size`` key the marker shape shows the lot size; with
+    With a ``lot_size`` key the marker shape shows the lot size, and with several
+    ``clip_norm`` values the marker area shows the clipping norm. With
     ``test_accuracy_std`` (a sweep over several seeds) error bars show one standard
     deviation. ``frontier`` draws the Pareto frontier (:func:`pareto_frontier`) as a step line.
     """
@@ -66,6 +67,9 @@ def accuracy_vs_epsilon(
     groups = [(None, records)] if len(lot_sizes) < 2 else [
         (lot_size, [r for r in records if r.get("lot_size") == lot_size]) for lot_size in lot_sizes
     ]
+    # With several clipping norms, the marker area shows C, smallest C smallest marker.
+    clip_norms = sorted({r["clip_norm"] for r in records if "clip_norm" in r})
+    sizes = {clip_norm: 24.0 * (1.0 + 1.5 * rank) for rank, clip_norm in enumerate(clip_norms)}
     points = None
     for index, (lot_size, group) in enumerate(groups):
         epsilons = [r["epsilon"] for r in group]
@@ -75,6 +79,7 @@ def accuracy_vs_epsilon(
             ax.errorbar(epsilons, accuracies, yerr=spreads, fmt="none", ecolor="0.6", elinewidth=1, zorder=1)
         points = ax.scatter(
             epsilons, accuracies, c=[r["noise_multiplier"] for r in group], cmap="viridis",
+            s=[sizes.get(r.get("clip_norm"), 36.0) for r in group] if len(clip_norms) >= 2 else None,
             vmin=colour_range[0], vmax=colour_range[1], marker=_LOT_SIZE_MARKERS[index % len(_LOT_SIZE_MARKERS)],
             edgecolors="black", linewidths=0.5, zorder=3, label=None if lot_size is None else f"lot_size L = {lot_size}",
         )
@@ -89,7 +94,11 @@ def accuracy_vs_epsilon(
             color="crimson", linewidth=1.2, zorder=2, label="Pareto frontier",
         )[0]
         line.set_gid("pareto_frontier")
-    if len(lot_sizes) >= 2 or (frontier and len(records) > 1):
+    if len(clip_norms) >= 2:
+        for clip_norm in clip_norms:
+            # Empty scatters that only give the legend one entry per clipping norm.
+            ax.scatter([], [], s=sizes[clip_norm], marker="o", edgecolors="black", linewidths=0.5, label=f"clip_norm C = {clip_norm:g}")
+    if len(lot_sizes) >= 2 or len(clip_norms) >= 2 or (frontier and len(records) > 1):
         legend = ax.legend(loc="best", fontsize="small")
         # A marker in the legend stands for a lot size, not a noise multiplier, so it is drawn grey.
         for handle in legend.legend_handles:

@@ -142,3 +142,18 @@ def test_signal_to_noise_plot_has_one_line_per_clip_norm():
     lines = [line for line in ax.lines if line.get_label().startswith("clip_norm")]
     assert len(lines) == 2
     assert list(lines[1].get_ydata()) == pytest.approx([16 * 0.05 / 10, 64 * 0.05 / 10])
+
+
+def test_marker_area_shows_clip_norm():
+    records = [
+        {"epsilon": 1.0, "test_accuracy": 0.8, "noise_multiplier": 1.0, "clip_norm": 0.5, "lot_size": 64},
+        {"epsilon": 2.0, "test_accuracy": 0.9, "noise_multiplier": 1.0, "clip_norm": 4.0, "lot_size": 64},
+    ]
+    figure = accuracy_vs_epsilon(records)
+    ax = figure.axes[0]
+    (runs,) = [c for c in ax.collections if c.get_gid() == "runs"]
+    small, large = runs.get_sizes()
+    assert small < large
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "clip_norm C = 0.5" in labels
+    assert "clip_norm C = 4" in labels
