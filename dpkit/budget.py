@@ -8,13 +8,13 @@ Two inverse queries for a whole training run, PCA included:
 - :func:`noise_multiplier_within_budget`: the smallest noise multiplier that
   lets a fixed number of epochs meet the target.
 
-``dpkit.accounting.steps_for`` and ``noise_multiplier_for`` answer the same
-questions for DP-SGD alone. DP-PCA is one more Gaussian release on the full
+``dpkit.accounting.steps_for`` and ``noise_multiplier_for`` solve the same
+queries for DP-SGD alone. DP-PCA is one more Gaussian release on the full
 training set, and its privacy loss composes with the DP-SGD steps, so the
 budget left for training is not simply ``target - epsilon(PCA)``. Both
 functions therefore start from the DP-SGD-only result, which bounds the search
 (the PCA release can only raise epsilon), and then search with an
-:class:`dpkit.accounting.Accountant` that holds both mechanisms. Epsilon is
+:class:`dpkit.accounting.Accountant` that records both mechanisms. Epsilon is
 non-decreasing in the step count and non-increasing in the noise multiplier
 for every accountant, which is what makes the bisection valid.
 """
@@ -176,7 +176,7 @@ def noise_multiplier_within_budget(
         low = noise_multiplier_for(target_epsilon=target, sampling_rate=sampling_rate, steps=steps, delta=d, accountant=accountant)
     if pca_noise_multiplier is None:
         return low
-    low *= 1.0 - _RELATIVE_TOLERANCE  # strictly below the answer, so the bracket [low, high] holds it
+    low *= 1.0 - _RELATIVE_TOLERANCE  # strictly below the result, so the bracket [low, high] contains it
 
     high = low * 2.0
     for _ in range(_MAX_DOUBLINGS):

@@ -118,8 +118,8 @@ ABADI2016 = NamedConfig(
 )
 
 # NOTE: these hyperparameters were set once from published DP-SGD CNN practice
-# (large lots, small clipping norm, high learning rate with momentum), not tuned
-# on the test set; choosing them on private data would itself cost privacy.
+# (large lots, small clipping norm, high learning rate with momentum). They were not
+# tuned on the test set, because choosing them on private data would itself cost privacy.
 MODERN = NamedConfig(
     name="modern",
     summary="tanh CNN on raw pixels (torch backend), lot 2048, clip 0.1, momentum, pld, noise calibrated to the target",

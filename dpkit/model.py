@@ -12,7 +12,7 @@ clipped. Two ways to get the sum of clipped gradients are offered:
   batch size times parameter count.
 * :func:`clipped_gradient_sum_fast` never materialises them. For a dense layer the
   weight gradient of example i is the outer product ``a_i ⊗ g_i`` of its input
-  activation and its output gradient, whose Frobenius norm is ``|a_i| |g_i|``; the
+  activation and its output gradient, whose Frobenius norm is ``|a_i| |g_i|``. The
   bias gradient is ``g_i`` itself. With the norms known, the clipped sum is one
   matrix product per layer: ``a^T (s * g)`` with ``s_i = min(1, C / norm_i)``.
   This is the per-example norm trick of Goodfellow, "Efficient Per-Example Gradient

@@ -16,7 +16,7 @@ with ``Accountant.add_gaussian``. The eigen-decomposition and the projection of
 training and test data are post-processing and cost nothing more.
 
 :func:`fit_pca` is ordinary PCA on the same normalised rows. Use it only when the data
-it sees is public; its cost is then not in the reported epsilon.
+it is fitted on is public, because its cost is not in the reported epsilon.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Matplotlib figures of the privacy-utility trade-off.
 
 Every plotting function takes plain records (dicts with the vocabulary's keys) and
-returns a ``matplotlib.figure.Figure``; none of them calls ``plt.show``, so they
+returns a ``matplotlib.figure.Figure``. None of them calls ``plt.show``, so they
 work headless and in notebooks alike. Artists that tests and widgets look up carry
 a ``gid``: ``"runs"`` for the accuracy-against-epsilon markers and
 ``"pareto_frontier"`` for the frontier line.

@@ -102,7 +102,7 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """What a run produced: accuracy, the privacy spent, and a per-epoch history.
+    """The outcome of a run: accuracy, the privacy spent, and a per-epoch history.
 
     ``epsilon`` is an upper bound for the run under add/remove-one neighbours and
     Poisson sampling. When ``poisson_accounting`` is False (shuffled lots), it is only

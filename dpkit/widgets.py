@@ -1,7 +1,7 @@
 """ipywidgets panels for the notebooks.
 
 :class:`TrainingPanel` has sliders for noise multiplier, clipping norm and lot size
-and a Run button; each press trains one model and adds its point to an accuracy
+and a Run button. Each press trains one model and adds its point to an accuracy
 against epsilon plot. The panel keeps every finished point in ``records``, and its
 methods can be called from code, which is how the tests drive it.
 """

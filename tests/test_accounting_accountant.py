@@ -81,7 +81,7 @@ def test_gaussian_release_is_full_batch_step():
         assert acc.epsilon(delta=1e-5, accountant=name) == pytest.approx(direct, rel=1e-12)
 
 
-def test_pca_release_does_not_merge_with_full_batch_sgd():
+def test_pca_release_stays_separate():
     acc = Accountant()
     acc.add_gaussian(noise_multiplier=2.0)
     acc.add_sgd(noise_multiplier=2.0, sampling_rate=1.0, steps=5)
@@ -124,7 +124,7 @@ def test_statement_names_guarantee_neighbours_sampling_and_accountant():
     assert "adding or removing one example" in text
     assert "Poisson sampling" in text
     assert "moments accountant" in text
-    assert text.count(".") >= 1 and text.endswith(".")
+    assert text.endswith(".")
 
 
 def test_statement_for_shuffled_lots_says_indicative():

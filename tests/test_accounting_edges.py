@@ -37,7 +37,7 @@ def test_zero_steps_give_zero_epsilon(accountant):
     assert epsilon(**{**VALID, "steps": 0}, accountant=accountant) == 0.0
 
 
-def test_tiny_noise_is_finite_and_warns_about_order_edge():
+def test_tiny_noise_warns_order_edge():
     with pytest.warns(RuntimeWarning, match="edge of the order list"):
         got = epsilon(noise_multiplier=0.1, sampling_rate=0.01, steps=100_000, delta=1e-5, accountant="rdp")
     assert math.isfinite(got)

@@ -1,6 +1,6 @@
 """Agreement of every accountant with the reference table from peer libraries.
 
-tests/data/accountant_epsilons.tsv holds, per DP-SGD setting, the epsilon of
+tests/data/accountant_epsilons.tsv lists, per DP-SGD setting, the epsilon of
 the moments accountant, Google dp_accounting's RDP and PLD accountants, and the
 paper's strong-composition baseline.
 """

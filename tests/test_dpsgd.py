@@ -28,7 +28,7 @@ def _flat(parts):
 
 
 @pytest.mark.parametrize("method", ["fast", "plain"])
-def test_removing_one_example_moves_clipped_sum_by_at_most_clip_norm(problem, method):
+def test_clipped_sum_sensitivity_is_clip_norm(problem, method):
     params, x, labels = problem
     clip_norm = 0.7
     lot = np.arange(len(x))
@@ -56,7 +56,7 @@ def test_empty_lot_gives_zero_signal(problem):
     assert not _flat(total).any()
 
 
-def test_noise_std_on_averaged_gradient_is_sigma_c_over_l():
+def test_averaged_gradient_noise_std():
     noise_multiplier, clip_norm, lot_size = 1.3, 0.8, 50
     zeros = [np.zeros((200, 100)), np.zeros(100)]
     noisy = add_gaussian_noise(zeros, noise_multiplier=noise_multiplier, clip_norm=clip_norm, rng=np.random.default_rng(0))

@@ -86,7 +86,7 @@ def test_fast_and_plain_agree_without_hidden_layer():
         np.testing.assert_allclose(fast, plain, rtol=1e-10, atol=1e-14)
 
 
-def test_clipped_sum_of_one_example_has_norm_at_most_clip_norm(small_problem):
+def test_single_example_clipped_to_clip_norm(small_problem):
     params, x, labels = small_problem
     for example in range(len(x)):
         clipped, norms = clipped_gradient_sum_fast(params, x[example : example + 1], labels[example : example + 1], clip_norm=0.05)

@@ -1,4 +1,4 @@
-"""notebooks/02_privacy_curves.ipynb runs headless and reproduces the paper's comparison."""
+"""notebooks/02_privacy_curves.ipynb runs headless and reproduces the comparison of Abadi et al. (2016): moments accountant against strong composition."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ def test_dp_pca_components_are_orthonormal():
     np.testing.assert_allclose(projection.components.T @ projection.components, np.eye(5), atol=1e-10)
 
 
-def test_dp_pca_noise_differs_with_seed_and_repeats_with_same_seed():
+def test_dp_pca_noise_follows_seed():
     data, _ = _low_rank_data(np.random.default_rng(4))
     first = fit_dp_pca(data, n_components=4, noise_multiplier=200.0, rng=np.random.default_rng(7))
     again = fit_dp_pca(data, n_components=4, noise_multiplier=200.0, rng=np.random.default_rng(7))

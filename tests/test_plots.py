@@ -137,7 +137,7 @@ def test_histogram_counts_before_and_after_clipping():
     assert all(patch.get_height() == 0 for patch in after if patch.get_x() >= 1.0)
 
 
-def test_signal_to_noise_plot_has_one_line_per_clip_norm():
+def test_snr_plot_lines_per_clip_norm():
     ax = signal_to_noise_vs_lot_size({0.1: 0.01, 1.0: 0.05}, num_parameters=100, noise_multiplier=1.0, lot_sizes=[16, 64]).axes[0]
     lines = [line for line in ax.lines if line.get_label().startswith("clip_norm")]
     assert len(lines) == 2

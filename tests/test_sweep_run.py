@@ -120,7 +120,7 @@ def test_expand_grid_drops_repeats_and_puts_seeds_innermost():
 
 
 def test_interrupt_keeps_finished_runs(tmp_path):
-    """A KeyboardInterrupt after two results: both are stored, and the error says so."""
+    """A KeyboardInterrupt after two results: both are stored, and the error message reports them."""
     store = tmp_path / "s.sqlite"
     seen = []
 

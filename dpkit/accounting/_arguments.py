@@ -52,7 +52,7 @@ def check_accountant(accountant: object) -> str:
 def check_steps(values: object, *, name: str = "steps") -> np.ndarray:
     """Return ``values`` as a float64 array of whole numbers >= 0.
 
-    Float64 holds every integer up to 2**53 exactly, far beyond any step count.
+    Float64 represents every integer up to 2**53 exactly, far beyond any step count.
     """
     steps = _check_values(name, values, low=0.0, high=math.inf, high_inclusive=False)
     fractional = steps != np.floor(steps)

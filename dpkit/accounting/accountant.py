@@ -82,8 +82,8 @@ class Accountant:
         """Record ``count`` releases of a Gaussian mechanism on the full dataset.
 
         The mechanism has L2 sensitivity 1 and noise standard deviation
-        ``noise_multiplier`` (scale both by the same norm bound), and sees every
-        example, i.e. sampling rate 1. DP-PCA's noisy covariance is one release.
+        ``noise_multiplier`` (scale both by the same norm bound), and it uses every
+        example, so its sampling rate is 1. DP-PCA's noisy covariance is one release.
         """
         sigma = check_noise_multiplier(noise_multiplier)
         releases = check_integer("count", count, low=0)

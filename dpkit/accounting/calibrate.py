@@ -1,6 +1,6 @@
 """Inverse queries: the noise multiplier or step count that meets a target epsilon.
 
-Each search first brackets the answer, then bisects, and always returns the
+Each search first brackets the result, then bisects, and always returns the
 end of the bracket on the safe side: the returned noise multiplier (or step
 count) has been evaluated and spends at most ``target_epsilon``. Epsilon is
 non-increasing in the noise multiplier and non-decreasing in the step count
@@ -144,7 +144,7 @@ def epochs_for(
 ) -> float:
     """Return the largest number of epochs, ``steps * sampling_rate``, within ``target_epsilon``.
 
-    The answer is :func:`steps_for` expressed in epochs, so it lies on the grid
+    The result is :func:`steps_for` expressed in epochs, so it lies on the grid
     of whole steps; ``ceil(epochs / sampling_rate)`` gives those steps back.
     """
     steps = steps_for(

@@ -96,7 +96,7 @@ def strong_composition_epsilon(
     right = low + _GOLDEN * (high - low)
     f_left, f_right = objective(left), objective(right)
     for _ in range(_GOLDEN_STEPS):
-        # Keep the sub-bracket that holds the smaller value; the objective is unimodal in the share.
+        # Keep the sub-bracket that contains the smaller value, which is valid because the objective is unimodal in the share.
         keep_left = f_left <= f_right
         high = np.where(keep_left, right, high)
         low = np.where(keep_left, low, left)

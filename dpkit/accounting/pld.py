@@ -26,7 +26,7 @@ Why the result is an upper bound
   epsilon, and domination survives composition.
 - Tails: per step, loss mass below the grid is moved up to its lowest point and
   mass above it is treated as infinite loss (it counts fully towards delta);
-  each side holds at most 1e-30 of mass.
+  each side contains at most 1e-30 of mass.
 - The FFT computes the sum modulo the window length. The window is chosen by a
   Chernoff bound so that at most 1e-30 of mass lies outside it on either side,
   and 2e-30 is added to delta for the mass that may have wrapped around.

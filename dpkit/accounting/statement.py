@@ -24,7 +24,7 @@ def privacy_statement(
 
     The sentence names the guarantee, the neighbouring relation (add/remove one
     example), the sampling assumption and the accountant. With
-    ``sampler="shuffle"`` it says that the Poisson analysis does not hold for
+    ``sampler="shuffle"`` the sentence states that the Poisson analysis does not hold for
     shuffled fixed-size lots, so the number is only indicative.
     """
     delta = check_number("delta", delta, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
