@@ -102,9 +102,23 @@ class SweepStore:
             _check_existing_file(self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._connection = self._open()
+            self._connection = self._open_with_retries()
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path} is not a usable dpkit sweep store: {error}. Choose another store path.") from None
+
+    def _open_with_retries(self) -> sqlite3.Connection:
+        # Switching a new file to WAL can fail at once with "database is locked" while another
+        # process opens the same store, because SQLite does not call the busy handler for it.
+        deadline = time.monotonic() + _BUSY_TIMEOUT_SECONDS
+        delay = 0.01
+        while True:
+            try:
+                return self._open()
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
     def _open(self) -> sqlite3.Connection:
         # isolation_level=None: transactions are opened explicitly below.
